@@ -67,6 +67,22 @@ def autocast_dtype(dev=None):
     return torch.bfloat16 if torch.device(dev).type == "cuda" else None
 
 
+def fast_bf16(dev=None) -> bool:
+    """True where bf16 matmuls are fast: CUDA, or a CPU with AMX / AVX512-BF16 (not common laptops)."""
+    import torch
+
+    dev = torch.device(dev) if dev is not None else device()
+    if dev.type == "cuda":
+        return True
+    if dev.type != "cpu":
+        return False
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "amx_bf16" in flags or "avx512_bf16" in flags
+
+
 def cache_dir() -> Path:
     path = Path(os.environ.get("HHCOURSE_CACHE") or Path.home() / ".cache" / "hhcourse").expanduser()
     path.mkdir(parents=True, exist_ok=True)
