@@ -239,8 +239,12 @@ def _convert_gguf(gguf: Path, target: Path) -> None:
         meta = {"source": str(gguf), "sha256": GGUF_SHA256, "seconds": round(time.perf_counter() - started, 1)}
         (staging / "hhcourse.json").write_text(json.dumps(meta, indent=1))
         if target.exists():
-            shutil.rmtree(target)
-        os.replace(staging, target)
+            shutil.rmtree(target, ignore_errors=True)
+        try:
+            os.replace(staging, target)
+        except OSError:  # another process finished the same conversion first: use theirs
+            if not (target / "hhcourse.json").is_file():
+                raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
