@@ -49,13 +49,17 @@ def parse_transcript(text: str, *, field: str = "transcript") -> list[dict[str, 
 
 
 def check_role_order(messages: list[dict[str, str]], *, field: str) -> None:
-    """Raise unless the conversation starts with the user and the two sides take turns."""
+    """Raise unless the roles are user / assistant, the user starts, and the two take turns."""
+    for number, message in enumerate(messages, start=1):
+        if message["role"] not in _SPEAKER_OF_ROLE:
+            raise DataError(f"message {number} has role {message['role']!r}", field=field,
+                            hint="hh-rlhf has only 'user' and 'assistant'; fold a system prompt into the first user turn")
     if messages and messages[0]["role"] != "user":
         raise DataError("starts with an Assistant turn", field=field,
                         hint="a conversation starts with the human ('\\n\\nHuman: …')")
     for number, (before, after) in enumerate(zip(messages, messages[1:], strict=False), start=2):
         if before["role"] == after["role"]:
-            speaker = _SPEAKER_OF_ROLE.get(after["role"], after["role"])
+            speaker = _SPEAKER_OF_ROLE[after["role"]]
             raise DataError(f"two {speaker} turns in a row (turns {number - 1} and {number})", field=field,
                             hint="merge the two turns into one, or add the missing turn between them")
 
@@ -85,12 +89,14 @@ def parse_prompt(text: str, *, field: str = "prompt") -> list[dict[str, str]]:
 
 def split_comparison(chosen: str, rejected: str) -> Triple:
     """Split a comparison at the last `"\\n\\nAssistant:"` the two transcripts share (multi-turn safe)."""
-    for field, text in (("chosen", chosen), ("rejected", rejected)):
-        if parse_transcript(text, field=field)[-1]["role"] != "assistant":
+    sides = {field: parse_transcript(text, field=field) for field, text in (("chosen", chosen), ("rejected", rejected))}
+    for field, messages in sides.items():
+        if messages[-1]["role"] != "assistant":
             raise DataError("does not end with an Assistant turn", field=field,
                             hint="the last turn of each side is the response being compared")
-    if chosen == rejected:
-        raise DataError("chosen and rejected are identical", field="chosen, rejected",
+    if sides["chosen"] == sides["rejected"]:
+        reason = "are identical" if chosen == rejected else "differ only in whitespace"
+        raise DataError(f"chosen and rejected {reason}", field="chosen, rejected",
                         hint="drop this pair: it carries no preference")
     shared = os.path.commonprefix([chosen, rejected])
     cut = shared.rfind(ASSISTANT)

@@ -17,7 +17,14 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from hhcourse.data.hh import ASSISTANT, HUMAN, check_role_order, parse_prompt, parse_transcript, split_comparison
+from hhcourse.data.hh import (
+    ASSISTANT,
+    HUMAN,
+    check_role_order,
+    parse_prompt,
+    parse_transcript,
+    split_comparison,
+)
 from hhcourse.errors import DataError
 
 KINDS = ("comparisons", "hh", "rankings", "prompts", "constitution", "labels")
@@ -41,7 +48,7 @@ class Report:
 
     path: Path
     kind: str | None
-    records: list[dict] = field(default_factory=list)
+    records: list[tuple[int, dict]] = field(default_factory=list)  # (line number, record)
     problems: list[DataError] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -66,16 +73,31 @@ def validate_file(path, kind: str | None = None, *, max_chars: int = MAX_TRANSCR
 
 def checked_records(path, kinds: tuple[str, ...], *, max_chars: int = MAX_TRANSCRIPT_CHARS) -> Report:
     """The report of a file that must be valid and of one of `kinds`; raise its first problem otherwise."""
+    report = checked_kind(path, kinds, max_chars=max_chars)
+    if report.problems:
+        raise first_problem(report.problems, path)
+    return report
+
+
+def checked_kind(path, kinds: tuple[str, ...], *, max_chars: int = MAX_TRANSCRIPT_CHARS) -> Report:
+    """The report of a file that must be one of `kinds` (its records may still have problems)."""
     report = validate_file(path, kinds[0] if len(kinds) == 1 else None, max_chars=max_chars)
     if report.kind is not None and report.kind not in kinds:
         raise DataError(f"is a {report.kind} file, not {' or '.join(kinds)}", path=path,
                         hint="check the path, or use the loader for that kind of file")
-    if report.problems:
-        first, more = report.problems[0], len(report.problems) - 1
-        hint = (first.hint or "") + (f" (and {more} more problems: `hhcourse data validate {path}` lists them)"
-                                     if more else "")
-        raise DataError(first.reason, path=first.path, line=first.line, field=first.field, hint=hint)
     return report
+
+
+def first_problem(problems: list[DataError], where) -> DataError:
+    """The first problem, its hint saying how many more there are."""
+    first, more = problems[0], len(problems) - 1
+    extra = f" (and {more} more problems: `hhcourse data validate {where}` lists them)" if more else ""
+    return DataError(first.reason, path=first.path, line=first.line, field=first.field, hint=(first.hint or "") + extra)
+
+
+def record_problems(kind: str, record: dict, *, max_chars: int = MAX_TRANSCRIPT_CHARS) -> list[DataError]:
+    """The problems of one record of a JSONL kind, without location."""
+    return _RECORD_CHECKS[kind](record, max_chars)
 
 
 def read_bytes(path: Path) -> bytes:
@@ -212,9 +234,9 @@ def _validate_jsonl(path: Path, data: bytes, kind: str | None, max_chars: int) -
             report.notes.append(f"{path}:{torn_line}: torn last line (a write cut short by a crash): the store "
                                 "ignores it and removes it on its next write")
     if kind is None:
-        hint = f"name the kind with --kind ({', '.join(KINDS)})"
+        report.problems += [record for _, record in lines if isinstance(record, DataError)]
         reason = "has no records" if not lines else "cannot tell what kind of file this is"
-        report.problems.append(DataError(reason, path=path, hint=hint))
+        report.problems.append(DataError(reason, path=path, hint=f"name the kind with --kind ({', '.join(KINDS)})"))
         return report
     if not lines and kind != "labels":
         report.problems.append(DataError("has no records", path=path, hint="add at least one record"))
@@ -225,7 +247,7 @@ def _validate_jsonl(path: Path, data: bytes, kind: str | None, max_chars: int) -
         if isinstance(record, DataError):
             report.problems.append(record)
             continue
-        report.records.append(record)
+        report.records.append((number, record))
         problems = checker(record, max_chars)
         if kind == "labels" and not problems:
             problems = ledger.problems(record)
@@ -344,7 +366,7 @@ def _validate_constitution(path: Path, data: bytes) -> Report:
         report.problems.append(DataError(f"expected a JSON object, got {_json_type(constitution)}", path=path,
                                          line=1, hint='write {"principles": [...], "few_shot": [...]}'))
         return report
-    report.records.append(constitution)
+    report.records.append((1, constitution))
     principles = check.typed("principles", list)
     few_shot = check.typed("few_shot", list)
     report.problems += [problem.at(path, 1) for problem in check.problems]
@@ -393,15 +415,15 @@ class _Fields:
     def problem(self, name: str, reason: str, hint: str) -> None:
         self.problems.append(DataError(reason, field=self.prefix + name, hint=hint))
 
-    def attempt(self, function, *args):
+    def attempt(self, function, *args, **kwargs):
         """Call `function`; collect the DataError it raises. Returns its result or None."""
         try:
-            return function(*args)
+            return function(*args, **kwargs)
         except DataError as err:
             self.problems.append(err)
             return None
 
-    def typed(self, name: str, kind: type, *, optional: bool = False):
+    def typed(self, name: str, kind: type | tuple[type, ...], *, optional: bool = False):
         if name not in self.record:
             if not optional:
                 self.problem(name, "missing", f"add the field {name!r}")
@@ -410,8 +432,8 @@ class _Fields:
         if value is None and optional:
             return None
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            self.problem(name, f"expected {_JSON_TYPE.get(kind, kind.__name__)}, got {_json_type(value)}",
-                         f"make {name!r} {_JSON_TYPE.get(kind, kind.__name__)}")
+            wanted = _JSON_TYPE[kind[0] if isinstance(kind, tuple) else kind]
+            self.problem(name, f"expected {wanted}, got {_json_type(value)}", f"make {name!r} {wanted}")
             return None
         return value
 
@@ -438,7 +460,8 @@ class _Fields:
 
     def permutation(self, name: str, size: int) -> None:
         value = self.typed(name, list)
-        if value is not None and sorted(value, key=repr) != list(range(size)):
+        indices = value is not None and all(isinstance(i, int) and not isinstance(i, bool) for i in value)
+        if value is not None and not (indices and sorted(value) == list(range(size))):
             self.problem(name, f"{value} is not an ordering of the responses 0..{size - 1}",
                          "list every response index exactly once, best first")
 
@@ -450,7 +473,7 @@ class _Fields:
             self.problem(name, f"is {len(text)} characters long, over the limit of {max_chars}",
                          "shorten the conversation, or raise the limit (max_chars=, --max-chars)")
             return None
-        messages = self.attempt(parse_prompt if prompt else parse_transcript, text, name)
+        messages = self.attempt(parse_prompt if prompt else parse_transcript, text, field=name)
         for number, message in enumerate(messages or [], start=1):
             if not message["content"]:
                 speaker = "Human" if message["role"] == "user" else "Assistant"
@@ -470,7 +493,7 @@ class _Fields:
         if messages[-1]["role"] != "user":
             self.problem(name, "does not end with a user message", "the prompt ends where the response starts")
             return
-        self.attempt(check_role_order, messages, self.prefix + name)
+        self.attempt(check_role_order, messages, field=self.prefix + name)
 
 
 def _json_type(value) -> str:
