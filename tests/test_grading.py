@@ -12,9 +12,11 @@ import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
+import pytest
+
 from hhcourse.grading import grade, reports
-from hhcourse.grading.plugin import ASSERTION, ERROR, NOT_IMPLEMENTED, PASSED, TIMEOUT, GradedResult
-from hhcourse.grading.sandbox import Limits, run_tests
+from hhcourse.grading.plugin import ASSERTION, ERROR, NOT_IMPLEMENTED, PASSED, SKIPPED, TIMEOUT, GradedResult
+from hhcourse.grading.sandbox import GradingError, Limits, run_tests
 from hhcourse.impl import repo_root
 
 SOLUTION = (repo_root() / "solutions" / "ex00_basics.py").read_text(encoding="utf-8")
@@ -44,6 +46,8 @@ def masked_mean(values, mask):
         signal.signal(signal.SIGALRM, signal.SIG_IGN)
         while True:
             pass
+    if mask.dtype == torch.int64:  # only in the closed-form test: 12 GiB, over the memory cap
+        torch.empty(3 * 2**30)
     sys.exit(3)
 
 
@@ -97,14 +101,17 @@ def test_planted_submission_gets_the_right_partial_score_without_hanging(tmp_pat
     assert (student / "ex00_basics.py").read_text().endswith("pass\n")  # graded a copy, left this alone
 
 
-def test_exit_crash_unstoppable_loop_and_deletion_are_contained(tmp_path: Path):
+def test_exit_crash_memory_hog_unstoppable_loop_and_deletion_are_contained(tmp_path: Path):
     student = plant(tmp_path / "saboteur", SABOTEUR)
     original = (student / "ex00_basics.py").read_text()
-    results = run_tests(student, [repo_root() / "tests" / "test_ex00_basics.py"], Limits(per_test_s=3))
+    limits = Limits(per_test_s=3, memory_gb=4)
+    results = run_tests(student, [repo_root() / "tests" / "test_ex00_basics.py"], limits)
 
     status = {r.name: (r.status, r.message) for r in results}
     assert [status[r.name][0] for r in of("masked_mean", results)] == [ERROR, ERROR, TIMEOUT]
     assert status["test_masked_mean_matches_library"][1].startswith("SystemExit: 3 (at ex00_basics.py:")
+    assert "RuntimeError" in status["test_masked_mean_closed_form"][1]
+    assert "can't allocate memory" in status["test_masked_mean_closed_form"][1]
     assert "killed after 11 s without progress" in status["test_masked_mean_gradient_flows_to_real_tokens_only"][1]
     assert status["test_next_token_logprobs_in_fp32"] == (
         ERROR, "the test process died during this test (os._exit, a segfault, or the memory cap)")
@@ -123,6 +130,65 @@ def test_class_grading_writes_one_csv_row_per_student(tmp_path: Path, capsys):
     captured = capsys.readouterr()
     assert "student=bob" in captured.out and "FileNotFoundError" in captured.out
     assert "--expect-full does not hold: ex00_basics::test_masked_mean_matches_library error" in captured.err
+
+
+DEMO_TESTS = """
+import pytest
+
+
+@pytest.mark.points(3)
+def test_passes(impl):
+    assert impl.VALUE == 1
+
+
+def test_stub(impl):
+    impl.stub()
+
+
+def test_wrong(impl):
+    assert impl.VALUE == 2, "VALUE should be 2: off by one?"
+
+
+def test_crashes(impl):
+    impl.crash()
+
+
+@pytest.mark.skip(reason="not today")
+def test_skipped(impl):
+    pass
+"""
+
+DEMO_SUBMISSION = """VALUE = 1
+def stub():
+    raise NotImplementedError("ex09_demo.stub")
+def crash():
+    return {}["key"]
+"""
+
+
+def demo_course(tmp_path: Path, tests: str) -> tuple[Path, Path]:
+    (tmp_path / "course" / "tests").mkdir(parents=True)
+    (tmp_path / "student").mkdir()
+    (tmp_path / "course" / "tests" / "test_ex09_demo.py").write_text(tests)
+    (tmp_path / "student" / "ex09_demo.py").write_text(DEMO_SUBMISSION)
+    return tmp_path / "student", tmp_path / "course" / "tests" / "test_ex09_demo.py"
+
+
+def test_statuses_tell_how_each_test_failed(tmp_path: Path):
+    student, test_file = demo_course(tmp_path, DEMO_TESTS)
+    results = run_tests(student, [test_file], Limits(per_test_s=5))
+    assert [(r.name, r.status, r.points) for r in results] == [
+        ("test_passes", PASSED, 3), ("test_stub", NOT_IMPLEMENTED, 1), ("test_wrong", ASSERTION, 1),
+        ("test_crashes", ERROR, 1), ("test_skipped", SKIPPED, 1)]
+    assert results[1].hint == "NotImplementedError(ex09_demo.stub)"
+    assert results[2].hint == "VALUE should be 2: off by one?"
+    assert results[3].hint == "KeyError: 'key' (at ex09_demo.py:5)"
+
+
+def test_tests_that_do_not_collect_are_a_grading_error(tmp_path: Path):
+    student, test_file = demo_course(tmp_path, "import no_such_module\n")
+    with pytest.raises(GradingError, match="do not collect(.|\n)*No module named 'no_such_module'"):
+        run_tests(student, [test_file], Limits(per_test_s=5))
 
 
 def result(name: str, status: str, points: float = 1.0, message: str = "") -> GradedResult:

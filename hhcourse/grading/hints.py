@@ -60,6 +60,7 @@ def _describe(x: Any) -> str:
 def assert_close(actual: Any, expected: Any, *, what: str = "result", mistakes: Sequence[Mistake] = (),
                  rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """Raise AssertionError unless `actual` ≈ `expected` (same shape); the first matching mistake's hint leads."""
+    __tracebackhide__ = True  # pytest: show the failing test line, not this helper
     if not isinstance(actual, torch.Tensor | float | int):
         raise AssertionError(f"{what} should return a tensor, got {type(actual).__name__}")
     if _close(actual, expected, rtol, atol):

@@ -77,7 +77,6 @@ class ResultCollector:
 
     def __init__(self, path: str | None = None):
         self.results: dict[str, GradedResult] = {}
-        self.collect_errors: list[str] = []
         self._log = open(path, "a", encoding="utf-8") if path else None  # closed at session end
 
     def _write(self, event: dict) -> None:
@@ -87,9 +86,7 @@ class ResultCollector:
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
-            message = f"{report.nodeid}: {report.longreprtext.strip()[-2000:]}"
-            self.collect_errors.append(message)
-            self._write({"event": "collect_error", "message": message})
+            self._write({"event": "collect_error", "message": f"{report.nodeid}: {report.longreprtext.strip()[-2000:]}"})
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:

@@ -69,9 +69,11 @@ def _run_once(targets: list[str], rootdir: Path, copy: Path, scratch: Path, log:
     env.update(HOME=str(scratch / "home"), TMPDIR=str(scratch / "tmp"), PYTHONDONTWRITEBYTECODE="1",
                HHCOURSE_IMPL=str(copy),
                HHCOURSE_CACHE=os.environ.get("HHCOURSE_CACHE") or str(Path.home() / ".cache" / "hhcourse"))
-    command = [sys.executable, "-P", "-m", "hhcourse.grading.sandbox", str(limits.memory_gb), *targets, f"--rootdir={rootdir}", "-q", "-o", "addopts=",
-               "-p", "hhcourse.grading.plugin", "-p", "no:cacheprovider", f"--impl={copy}",
-               f"--hhcourse-results={log}", f"--timeout={limits.per_test_s}", "--timeout-method=signal"]
+    # -P: the submission's folder is never on sys.path, so a file named torch.py there shadows nothing
+    command = [sys.executable, "-P", "-m", "hhcourse.grading.sandbox", str(limits.memory_gb),
+               *targets, f"--rootdir={rootdir}", "-q", "-o", "addopts=", "-p", "hhcourse.grading.plugin",
+               "-p", "no:cacheprovider", f"--impl={copy}", f"--hhcourse-results={log}",
+               f"--timeout={limits.per_test_s}", "--timeout-method=signal"]
     output = scratch / "output.log"
     with open(output, "wb") as sink:
         child = subprocess.Popen(command, cwd=copy, env=env, stdin=subprocess.DEVNULL, stdout=sink,
