@@ -27,8 +27,11 @@ $(STAMP): pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name hhcourse --display-name "Python (hhcourse)" >/dev/null
 	@touch $(STAMP)
 
+# LAB_ARGS passes options through, e.g. make lab LAB_ARGS="--port 9999 --no-browser"; as root (containers)
+# JupyterLab needs --allow-root
+LAB_ARGS ?=
 lab: setup  ## launch JupyterLab on notebooks/ (kernel: hhcourse)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 test: setup  ## what CI runs: library + graded tests, exercise invariants, every notebook in quick mode
 	@start=$$(date +%s); \
