@@ -108,7 +108,8 @@ def test_a_rankings_file_is_not_loaded_as_comparisons():
 
 def test_hh_mini_format_keeps_its_metadata_and_filters_by_subset():
     both = load_hh(MINI / "hh_mini")
-    assert both.column_names == ["id", "subset", "topic", "strength", "chosen", "rejected"]
+    assert both.column_names == ["id", "subset", "topic", "strength", "flaw", "chosen", "rejected"]
+    assert set(both["flaw"]) == {None}, "the fixture has no flaw field: the optional column is None"
     harmless = load_hh(MINI / "hh_mini", subset="harmless")
     assert set(harmless["subset"]) == {"harmless"} and 0 < harmless.num_rows < both.num_rows
     assert load_hh(MINI / "hh_mini", split="test")["id"] == ["help-010", "help-011"]

@@ -32,7 +32,7 @@ PROMPT_KINDS = ("helpful", "red_team")
 PROMPT_SPLITS = ("train", "eval")
 SHIPPED = Path(__file__).parent
 HUB_PROBE_SECONDS = 3.0
-MINI_COLUMNS = ("id", "subset", "topic", "strength", "chosen", "rejected")
+MINI_COLUMNS = ("id", "subset", "topic", "strength", "flaw", "chosen", "rejected")  # flaw: optional, what is wrong with rejected
 HH_COLUMNS = ("chosen", "rejected", "subset", "data_dir")
 _SOURCE_HINT = "use 'auto', 'hub', 'hh-mini', or the path of a folder or .jsonl[.gz] file in the hh-rlhf format"
 
@@ -47,7 +47,7 @@ def load_hh(source: str = "auto", subset: str | None = None, split: str = "train
     subset: "helpful" / "harmless" (on the hub: helpful-base / harmless-base), an exact hub folder
         ("helpful-online", …), or None for all the source has.
     on_invalid: "raise" or "drop"; None = drop for the real format, raise for the hh-mini format.
-    Columns: hh-mini format: id, subset, topic, strength, chosen, rejected; real format: chosen,
+    Columns: hh-mini format: id, subset, topic, strength, flaw (None when absent), chosen, rejected; real format: chosen,
     rejected, subset (helpful / harmless), data_dir (the hub folder, or None).
     """
     if split not in HH_SPLITS:
@@ -147,7 +147,7 @@ def _load_local(path: Path, subset: str | None, hub_names: list[str], split: str
         if report.kind == "comparisons":
             columns = MINI_COLUMNS
             wanted = {HUB_SUBSETS.get(name) for name in hub_names} if subset is not None else set(SUBSETS)
-            rows += [{key: r[key] for key in MINI_COLUMNS} for r in records if r["subset"] in wanted]
+            rows += [{key: r.get(key) for key in MINI_COLUMNS} for r in records if r["subset"] in wanted]
         else:
             data_dir = data_dir or (file.parent.name if file.parent.name in HUB_SUBSETS else None)
             coarse = HUB_SUBSETS[data_dir] if data_dir else (HUB_SUBSETS.get(hub_names[0]) if subset else None)
