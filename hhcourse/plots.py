@@ -14,7 +14,7 @@ def _flow(fig: go.Figure, y: float, steps: list[tuple[str, str]], label: str, lo
     for x, (text, colour) in zip(xs, steps):
         fig.add_annotation(x=x, y=y, text=text, bgcolor=colour, **_BOX)
     for a, b in zip(xs, xs[1:]):
-        fig.add_annotation(x=b - 0.085, y=y, ax=a + 0.085, ay=y, xref="x", yref="y", axref="x", ayref="y",
+        fig.add_annotation(x=b - 0.1, y=y, ax=a + 0.1, ay=y, xref="x", yref="y", axref="x", ayref="y",
                            showarrow=True, arrowhead=3, arrowwidth=1.5, text="")
     if loop_back:
         fig.add_annotation(x=xs[0], y=y - 0.17, ax=xs[-1], ay=y - 0.17, xref="x", yref="y", axref="x",
