@@ -84,7 +84,8 @@ def of(function: str, results: list[GradedResult]) -> list[GradedResult]:
 def test_planted_submission_gets_the_right_partial_score_without_hanging(tmp_path: Path, capsys):
     student = plant(tmp_path / "student", ONE_RIGHT_ONE_WRONG_SIGN_ONE_LOOPING)
     started = time.monotonic()
-    assert grade.main(["--impl", str(student), "--timeout", "2", "--json", str(tmp_path / "g.json")]) == 0
+    assert grade.main(["--impl", str(student), "--exercise", "ex00_basics", "--timeout", "2",
+                       "--json", str(tmp_path / "g.json")]) == 0
     assert time.monotonic() - started < 90
 
     report = json.loads((tmp_path / "g.json").read_text())
@@ -125,7 +126,8 @@ def test_class_grading_writes_one_csv_row_per_student(tmp_path: Path, capsys):
     shutil.copytree(repo_root() / "solutions", klass / "ada")
     (klass / "bob").mkdir()  # submitted nothing
     csv_path = tmp_path / "grades.csv"
-    assert grade.main(["--class", str(klass), "--csv", str(csv_path), "--expect-full"]) == 1  # bob is not full
+    assert grade.main(["--class", str(klass), "--exercise", "ex00_basics", "--csv", str(csv_path),
+                       "--expect-full"]) == 1  # bob is not full
     assert csv_path.read_text() == "student,ex00_basics,total\nada,14,14\nbob,0,0\n"
     captured = capsys.readouterr()
     assert "student=bob" in captured.out and "FileNotFoundError" in captured.out
