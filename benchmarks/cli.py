@@ -7,6 +7,8 @@ import importlib
 
 BENCHMARKS = {
     "generate": ("benchmarks.generate", "new tokens/s of hhcourse's sampler vs plain model.generate"),
+    "rm": ("benchmarks.rm", "reward-model training tokens/s of hhcourse's trainer vs TRL's RewardTrainer"),
+    "dpo": ("benchmarks.dpo", "DPO training tokens/s of hhcourse's trainer vs TRL's DPOTrainer"),
 }
 
 

@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     median = {name: statistics.median(v) for name, v in rates.items()}
     result = {
         "benchmark": "generate", "model": args.model, "device": str(device), "batch": args.batch,
-        "new_tokens": args.new_tokens, "repeats": args.repeats, "sampling_dtype": str(next(copy.parameters()).dtype),
+        "new_tokens": args.new_tokens, "repeats": args.repeats, "sampling_dtype": "float32" if copy is model else "bfloat16 linear layers" if device.type == "cpu" else "bfloat16",
         "cpu": platform.processor() or platform.machine(), "threads": torch.get_num_threads(),
         "new_tokens_per_s": {k: round(v, 1) for k, v in median.items()},
         "runs_tokens_per_s": {k: [round(x, 1) for x in v] for k, v in rates.items()},
